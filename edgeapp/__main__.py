@@ -1,0 +1,3 @@
+from edgeapp.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The headless command line: parses arguments, calls the core, prints text or JSON."""

@@ -1,0 +1,63 @@
+"""Printing helpers shared by the commands: JSON for scripts, aligned tables and sizes for people."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """Give a command the `--json` flag every command takes."""
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+
+
+def emit_json(value: Any) -> None:
+    """Print `value` as JSON on stdout (one document, indented, UTF-8)."""
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=_json_default)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def format_bytes(n: int | float | None) -> str:
+    """Return a size in binary units with three significant figures (`1.23 GiB`)."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.3g} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
+        value /= 1024
+    return f"{value:.0f} TiB"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
+    """Return rows as an aligned plain-text table; columns listed in `right` are right-aligned."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for index, row in enumerate(cells):
+        parts = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(parts).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning on stderr."""
+    print(f"edgeapp: warning: {message}", file=sys.stderr)
