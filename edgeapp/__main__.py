@@ -1,3 +1,5 @@
 from edgeapp.cli.main import main
 
-raise SystemExit(main())
+# Guarded: the engine's spawned process imports the parent's __main__ module.
+if __name__ == "__main__":
+    raise SystemExit(main())
