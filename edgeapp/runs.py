@@ -15,8 +15,8 @@ from edgeapp.engine.protocol import (
     Finished,
     Generate,
     GenerationStats,
-    LoadModel,
     Loaded,
+    LoadModel,
     SamplingSettings,
     Tokens,
 )
@@ -126,6 +126,33 @@ def stream_reply(
     raise RuntimeError("the engine ended a generation without statistics")
 
 
+def load_with_fallback(
+    engine: EngineClient, request: LoadModel, notify: Callable[[str], None] | None = None
+) -> Loaded:
+    """Load `request`; if a GPU load fails (out of VRAM), retry with half the layers, down to none.
+
+    Each retry is announced through `notify` so the user knows the model runs slower than asked.
+    """
+    from edgeapp.errors import EngineCrashed, EngineError
+
+    attempt = request
+    while True:
+        try:
+            return engine.load(attempt)
+        except EngineCrashed:
+            raise
+        except EngineError as error:
+            if attempt.gpu_layers == 0:
+                raise
+            layers = engine.loaded.n_layers if engine.loaded else 0
+            fewer = (attempt.gpu_layers if attempt.gpu_layers > 0 else max(layers, 2) * 2) // 2
+            if notify is not None:
+                notify(
+                    f"loading with {attempt.gpu_layers} GPU layers failed ({error}); retrying with {fewer}"
+                )
+            attempt = LoadModel(**{**attempt.__dict__, "gpu_layers": fewer})
+
+
 def run_prompt(
     model: ResolvedModel,
     settings: RunSettings,
@@ -134,6 +161,7 @@ def run_prompt(
     messages: tuple[ChatMessage, ...] | None = None,
     on_tokens: Callable[[Tokens], None] | None = None,
     engine: EngineClient | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Load `model` in an engine (a fresh one unless given), answer once, measure, return."""
     own = engine is None
@@ -141,7 +169,7 @@ def run_prompt(
     try:
         if own:
             client.start()
-        loaded = client.load(load_request(model, settings))
+        loaded = load_with_fallback(client, load_request(model, settings), notify)
         stats, timeline = stream_reply(client, generate_request(settings, prompt, messages), on_tokens)
         monitor = client.monitor
         sampled_rss = monitor.peak_rss_bytes if monitor else 0

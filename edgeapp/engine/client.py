@@ -101,6 +101,7 @@ class EngineClient:
         if not isinstance(event, Ready):
             raise EngineError(f"the engine did not start properly: {event!r}")
         self.ready = event
+        _remember_baseline(event.baseline_rss_bytes)
         return event
 
     @property
@@ -272,6 +273,14 @@ def _main_module_hidden() -> Iterator[None]:
             main.__spec__ = saved_spec
             if saved_file is not None:
                 main.__file__ = saved_file
+
+
+def _remember_baseline(rss_bytes: int) -> None:
+    """Keep the engine's own footprint for the memory estimator (never fails a start)."""
+    with contextlib.suppress(Exception):
+        from edgeapp.memory_calibration import record_engine_baseline
+
+        record_engine_baseline(rss_bytes)
 
 
 def _expect(event: Any, kind: type) -> Any:
