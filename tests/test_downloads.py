@@ -28,7 +28,6 @@ from edgeapp.errors import CorruptModelFile
 from edgeapp.gguf_file import read_header
 from tests.hubserver import FULL_NAME, GATED_REPO, PADDED_NAME, REPO, SMALL_NAME
 
-pytest_plugins = ("tests.conftest_hub",)  # fixtures: fake_hub, hub_env, gguf_files
 
 
 def _sha256(path) -> str:
