@@ -79,10 +79,6 @@ def _messages(system: str, turns: list[tuple[str, str]], prompt: str):  # type: 
 def _answer_once(model, settings, system: str, prompt: str, as_json: bool) -> int:  # type: ignore[no-untyped-def]
     from edgeapp.runs import run_prompt
 
-    def show(tokens) -> None:  # type: ignore[no-untyped-def]
-        sys.stdout.write(tokens.text)
-        sys.stdout.flush()
-
     def notify(message: str) -> None:
         print(f"edgeapp: {message}", file=sys.stderr)
 
@@ -90,7 +86,7 @@ def _answer_once(model, settings, system: str, prompt: str, as_json: bool) -> in
         model,
         settings,
         messages=_messages(system, [], prompt),
-        on_tokens=None if as_json else show,
+        on_tokens=None if as_json else _print_tokens,
         notify=notify,
     )
     if as_json:
@@ -162,6 +158,11 @@ def _conversation(model, settings, system: str) -> int:  # type: ignore[no-untyp
             turns.append((text, stats.text))
             print(_stats_line(stats), file=sys.stderr)
     return 0
+
+
+def _print_tokens(tokens) -> None:  # type: ignore[no-untyped-def]
+    sys.stdout.write(tokens.text)
+    sys.stdout.flush()
 
 
 def _drain(engine):  # type: ignore[no-untyped-def]
