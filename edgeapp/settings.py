@@ -62,7 +62,11 @@ def load_settings() -> Settings:
         if name not in known:
             continue
         default = getattr(defaults, name)
-        if default is None or isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int)):
+        if (
+            default is None
+            or isinstance(value, type(default))
+            or (isinstance(default, float) and isinstance(value, int))
+        ):
             values[name] = value
     return replace(defaults, **values)
 

@@ -148,9 +148,7 @@ def _conversation(model, settings, system: str) -> int:  # type: ignore[no-untyp
                 continue
             request = generate_request(settings, messages=_messages(system, turns, text))
             try:
-                stats, _ = stream_reply(
-                    engine, request, lambda t: (sys.stdout.write(t.text), sys.stdout.flush())
-                )
+                stats, _ = stream_reply(engine, request, _print_tokens)
             except KeyboardInterrupt:
                 engine.cancel()
                 stats, _ = _drain(engine)

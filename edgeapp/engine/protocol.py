@@ -93,7 +93,9 @@ class ScoreText:
 
     With `reference_logprobs` set, also computes KL divergence and top-1 agreement against the
     log-probabilities stored there; with `save_logprobs` set, stores this model's log-probabilities
-    there for a later comparison.
+    there for a later comparison (llama.cpp's `--kl-divergence-base` format: uint16 per token and
+    vocabulary entry, streamed one chunk at a time). With `greedy_max_tokens` > 0, also answers
+    `greedy_messages` greedily (argmax, no sampler) and returns the token ids.
     """
 
     text: str
@@ -102,6 +104,8 @@ class ScoreText:
     n_batch: int = 512
     save_logprobs: str | None = None
     reference_logprobs: str | None = None
+    greedy_messages: tuple[ChatMessage, ...] | None = None
+    greedy_max_tokens: int = 0
 
 
 Request = LoadModel | Generate | Unload | Shutdown | Quantize | DryRun | ScoreText
@@ -213,7 +217,13 @@ class MemoryBreakdown:
 
 @dataclass(frozen=True)
 class TextScore:
-    """Perplexity and, against a reference, KL divergence and top-1 agreement."""
+    """Perplexity and, against a reference, KL divergence and top-1 agreement.
+
+    Statistics follow llama-perplexity: `ppl_stderr` and `kld_stderr` are its uncertainties,
+    `top1_agreement` its "Same top p", `kld_p99` its "99.0% KLD". `ppl_base` is the reference's
+    perplexity on the same tokens (from the stored log-probabilities) and `ln_ppl_ratio` is
+    ln(PPL/PPL(base)) with its uncertainty, which accounts for the correlation of the two.
+    """
 
     n_ctx: int
     chunks: int
@@ -227,6 +237,20 @@ class TextScore:
     kld_p99: float | None
     top1_agreement: float | None
     seconds: float
+    text_tokens: int = 0
+    kld_median: float | None = None
+    kld_max: float | None = None
+    top1_stderr: float | None = None
+    ppl_base: float | None = None
+    ln_ppl_ratio: float | None = None
+    ln_ppl_ratio_stderr: float | None = None
+    p_diff_rms: float | None = None
+    greedy_tokens: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["greedy_tokens"] = list(self.greedy_tokens)
+        return data
 
 
 @dataclass(frozen=True)
