@@ -310,9 +310,10 @@ def probe_hardware(
     """
     root = Path(root)
     is_host = root == Path("/")
+    apple_silicon = is_host and sys.platform == "darwin" and platform.machine() == "arm64"
     if is_host and not sys.platform.startswith("linux"):
         ram, cpu = _probe_psutil()
-        board, jetson = None, False
+        board, jetson = ("Apple Silicon Mac" if apple_silicon else None), False
     else:
         ram, cpu, board, jetson = _probe_linux(root, is_host)
     if is_host or nvml_module is not None:
@@ -323,6 +324,8 @@ def probe_hardware(
         gpus, gpu_reason = (), f"not probed: hardware read from {root}"
     if jetson and not gpus:
         gpu_reason = "Jetson: the GPU shares system RAM (unified memory); NVML is not available"
+    if apple_silicon:
+        gpu_reason = "Apple Silicon: the GPU shares system RAM (unified memory); Metal, not NVML"
     if gpu_offload_supported is None:
         from edgeapp.backend_info import backend_info
 
@@ -333,7 +336,7 @@ def probe_hardware(
         gpus=gpus,
         gpu_reason=gpu_reason,
         board=board,
-        unified_memory=jetson,
+        unified_memory=jetson or apple_silicon,
         gpu_offload_supported=gpu_offload_supported,
     )
 
