@@ -3,6 +3,11 @@
 Everything the user makes or edgeapp builds (transcripts, settings, measurement caches, derived
 quants, downloads) goes through these helpers: a temporary file in the same directory, flushed and
 fsynced, then renamed over the target, then the directory fsynced.
+
+A writer killed mid-way (SIGKILL, OOM, power cut) leaves its temporary file behind, never a
+half-written target. The temporary file's name carries the writer's pid, so the next write to the
+same target removes the ones whose writer is gone: a killed quantization does not leave hundreds
+of MB in the cache for ever.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +31,31 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
+def _writer_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: alive, someone else's
+        return False
+    return False
+
+
+def remove_dead_writers_temp_files(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove (and return) temporary files beside `target` left by writers that no longer run."""
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[A-Za-z0-9_]+\.(?:tmp|part|sparse)")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target.parent):
+            match = pattern.fullmatch(entry.name)
+            if match and int(match.group(1)) != os.getpid() and _writer_is_gone(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], suffix: str = ".part") -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success rename it over `target`.
@@ -34,7 +65,8 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = ".part") -> Iterat
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    remove_dead_writers_temp_files(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

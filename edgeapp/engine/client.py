@@ -2,8 +2,9 @@
 
 A native crash, an abort or an OOM kill ends the engine process, not the caller: the pipe reports
 end-of-file, and the client turns that into `EngineCrashed` with the exit signal and the last lines
-of the engine log. Methods block; the TUI calls them from worker threads. `cancel()` may be called
-from any thread.
+of the engine log. A SIGKILL is told apart as an out-of-memory kill where the kernel says so (the
+memory cgroup's oom_kill counter, or the kernel log). Methods block; the TUI calls them from worker
+threads. `cancel()` may be called from any thread.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeapp.engine.monitor import ResourceMonitor
+from edgeapp.engine.oom import OomBaseline, oom_baseline, prefer_as_oom_victim, sigkill_cause
 from edgeapp.engine.protocol import (
     Done,
     DryRun,
@@ -75,6 +78,10 @@ class EngineClient:
         self._conn: Any = None
         self._cancel: Any = None
         self._busy = False
+        self._log_offset = 0  # where the engine log stood when the last request was sent
+        self._keep_log = False  # a request failed: the log explains why, so keep it
+        self._oom_baseline = OomBaseline((), 0)
+        self._started_at_s = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -96,6 +103,9 @@ class EngineClient:
             self._process.start()
         child_conn.close()  # so that the child's death reads as end-of-file here
         self._conn = parent_conn
+        self._started_at_s = time.monotonic()
+        self._oom_baseline = oom_baseline(self._process.pid)
+        prefer_as_oom_victim(self._process.pid)
         self.monitor = ResourceMonitor(self._process.pid, self.monitor_interval_s)
         event = self._receive(timeout_s, "starting the engine")
         if not isinstance(event, Ready):
@@ -125,7 +135,7 @@ class EngineClient:
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join(timeout_s)
-        clean = self._process.exitcode == 0
+        clean = self._process.exitcode == 0 and not self._keep_log
         self._teardown()
         if clean and self.log_path is not None:
             with contextlib.suppress(OSError):
@@ -156,6 +166,7 @@ class EngineClient:
 
     def load(self, request: LoadModel, timeout_s: float | None = 600.0) -> Loaded:
         """Load a model; raises EngineError if llama.cpp refuses it."""
+        self.loaded = None  # the engine frees the previous model before it tries this one
         event = self._call(request, timeout_s, "loading the model")
         self.loaded = _expect(event, Loaded)
         return self.loaded
@@ -174,7 +185,7 @@ class EngineClient:
             while True:
                 event = self._receive(None, "generating")
                 if isinstance(event, Failed):
-                    raise EngineError(event.message)
+                    raise self._failed(event)
                 yield event
                 if isinstance(event, Finished):
                     return
@@ -201,7 +212,7 @@ class EngineClient:
         while True:
             event = self._receive(None, "scoring the text")
             if isinstance(event, Failed):
-                raise EngineError(event.message)
+                raise self._failed(event)
             yield event
             if isinstance(event, TextScore):
                 return
@@ -212,12 +223,25 @@ class EngineClient:
         self._send(request)
         event = self._receive(timeout_s, doing)
         if isinstance(event, Failed):
-            raise EngineError(event.message)
+            raise self._failed(event)
         return event
+
+    def _failed(self, event: Failed) -> EngineError:
+        """Return the error for a refused request, with llama.cpp's own reason when it logged one."""
+        self._keep_log = True
+        message = event.message
+        detail = _last_log_line(self.log_path, self._log_offset, stop_at_traceback=True)
+        if detail and detail not in message:
+            message += f": {detail}"
+        if "engine log" in message and self.log_path is not None:
+            message += f" [log: {self.log_path}]"
+        return EngineError(message)
 
     def _send(self, request: Any) -> None:
         if self._process is None:
             raise EngineError("the engine is not running")
+        with contextlib.suppress(OSError, TypeError):
+            self._log_offset = os.path.getsize(self.log_path)  # type: ignore[arg-type]
         try:
             self._conn.send(request)
         except (BrokenPipeError, OSError, EOFError):
@@ -242,7 +266,11 @@ class EngineClient:
         self._process.join(2)
         exitcode = self._process.exitcode
         reason = why or signal_description(exitcode)
-        detail = _last_log_line(self.log_path)
+        if why is None and exitcode == -signal.SIGKILL:
+            cause = sigkill_cause(self._process.pid, self._oom_baseline, self._started_at_s)
+            if cause:
+                reason = f"SIGKILL, {cause}"
+        detail = _last_log_line(self.log_path, self._log_offset)
         message = f"the engine process died while {doing} ({reason})"
         if detail:
             message += f": {detail}"
@@ -289,17 +317,25 @@ def _expect(event: Any, kind: type) -> Any:
     return event
 
 
-def _last_log_line(path: Path | None) -> str:
-    """Return the most telling line of the engine log: an assert or error if there is one."""
+def _last_log_line(path: Path | None, since: int = 0, *, stop_at_traceback: bool = False) -> str:
+    """Return the most telling engine-log line written after byte `since` ("" if none).
+
+    An assert or failed allocation first, then an error, then a failure. With `stop_at_traceback`,
+    the worker's own Python traceback is ignored: it repeats the message the caller already has.
+    """
     if path is None or not path.exists():
         return ""
     try:
         with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - 16384))
-            lines = [ln.strip() for ln in handle.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+            handle.seek(max(since, path.stat().st_size - 16384))
+            text = handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    for line in reversed(lines):
-        if any(word in line for word in ("GGML_ASSERT", "error", "Error", "failed", "abort")):
-            return line[:300]
+    if stop_at_traceback:
+        text = text.split("Traceback (most recent call last)")[0]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for words in (("GGML_ASSERT", "bad_alloc"), ("error", "Error"), ("failed", "abort")):
+        for line in reversed(lines):
+            if any(word in line for word in words):
+                return line[:300]
     return ""

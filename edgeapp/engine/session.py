@@ -160,17 +160,23 @@ class Session:
             # No template in the file: a plain transcript the model can continue.
             lines = [f"{m.role.capitalize()}: {m.content}" for m in messages]
             return "\n".join(lines) + "\nAssistant:", False
-        if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        try:
+            if self._formatter is None:
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            bos = L.llama_vocab_bos(self.vocab)
-            eos = L.llama_vocab_eos(self.vocab)
-            self._formatter = Jinja2ChatFormatter(
-                template=template,
-                bos_token=self.token_text(bos) if bos >= 0 else "",
-                eos_token=self.token_text(eos) if eos >= 0 else "",
-            )
-        result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])  # type: ignore[operator]
+                bos = L.llama_vocab_bos(self.vocab)
+                eos = L.llama_vocab_eos(self.vocab)
+                self._formatter = Jinja2ChatFormatter(
+                    template=template,
+                    bos_token=self.token_text(bos) if bos >= 0 else "",
+                    eos_token=self.token_text(eos) if eos >= 0 else "",
+                )
+            result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])  # type: ignore[operator]
+        except Exception as error:  # a damaged or hostile template: say so, not just Jinja's words
+            first_line = (str(error) or type(error).__name__).splitlines()[0]
+            raise RuntimeError(
+                f"the model's chat template cannot be used ({type(error).__name__}: {first_line})"
+            ) from None
         return result.prompt, bool(result.added_special)
 
     # -- KV cache ----------------------------------------------------------------------------
