@@ -262,12 +262,17 @@ def estimate_shape(
 # --- entry points -------------------------------------------------------------------------------
 
 
-def model_shape(model: ResolvedModel, quant: str | None = None) -> ModelShape:
-    """Return the shape of `model` (exact if its file is here, catalog facts otherwise)."""
+def model_shape(
+    model: ResolvedModel, quant: str | None = None, features: tuple[str, ...] | None = None
+) -> ModelShape:
+    """Return the shape of `model` (exact if its file is here, catalog facts otherwise).
+
+    `features` are the CPU features of the machine the estimate is for (default: this one's).
+    """
     from edgeapp.gguf_file import read_header
 
     if model.path is not None and (quant is None or quant == model.quant):
-        return shape_from_header(read_header(model.path, check_data=True))
+        return shape_from_header(read_header(model.path, check_data=True), features)
     if model.kind == "default":
         from edgeapp import bundled
 
@@ -275,7 +280,7 @@ def model_shape(model: ResolvedModel, quant: str | None = None) -> ModelShape:
         derived = bundled.derived_path(target)
         path = derived if derived.is_file() else None
         if path is not None:
-            return shape_from_header(read_header(path))
+            return shape_from_header(read_header(path), features)
         return _default_shape_before_derivation(target)
     if model.catalog is not None:
         return shape_from_catalog(model.catalog, quant or model.quant or "Q4_K_M")
@@ -297,13 +302,14 @@ def estimate_memory(
     quant: str | None = None,
     *,
     gpu: bool | None = None,
+    features: tuple[str, ...] | None = None,
 ) -> MemoryEstimate:
     """Return the memory estimate of `model` (at `quant`) for a context and GPU layer count.
 
     Uses the GGUF header when the file is here and a cached dry run of the same model graph and
     settings when there is one; never starts an engine process (`dry_run_estimate` does).
     """
-    shape = model_shape(model, quant)
+    shape = model_shape(model, quant, features)
     use_gpu = calibration.gpu_offload_possible() if gpu is None else gpu
     cached = calibration.cached_dry_run(shape_signature(shape), n_ctx, gpu_layers if use_gpu else 0)
     return estimate_shape(shape, n_ctx, gpu_layers, gpu=use_gpu, dry_run=cached)

@@ -17,6 +17,7 @@ highest quality anyway):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +25,7 @@ from edgeapp.estimate import MemoryEstimate, estimate_memory
 from edgeapp.quants import QUANTS, quant_rank
 
 if TYPE_CHECKING:
+    from edgeapp.gguf_file import GgufHeader
     from edgeapp.hardware import HardwareInfo
     from edgeapp.refs import ResolvedModel
 
@@ -120,46 +122,71 @@ def gpu_usable(hw: HardwareInfo) -> bool:
     return hw.gpu_offload_supported and (bool(hw.gpus) or hw.unified_memory)
 
 
-def judge(
-    model: ResolvedModel, quant: str | None, hw: HardwareInfo, n_ctx: int, headroom: Headroom
-) -> Candidate:
-    """Return the verdict for one quant: the most GPU layers that fit, and whether it fits at all."""
+EstimateAt = Callable[[int, bool], MemoryEstimate]  # (gpu layers, on a GPU?) -> estimate
+
+
+def judge_with(estimate_at: EstimateAt, label: str, hw: HardwareInfo, headroom: Headroom) -> Candidate:
+    """Return the verdict for one model file: the most GPU layers that fit, and whether it fits at all."""
     ram_budget = headroom.ram_budget(hw)
-    cpu_only = estimate_memory(model, n_ctx, 0, quant, gpu=False)
+    cpu_only = estimate_at(0, False)
     n_layers = cpu_only.n_layers
-    label = quant or cpu_only.quant or "?"
     if gpu_usable(hw) and hw.unified_memory and not hw.gpus:
-        # Jetson: the GPU shares system RAM, so full offload costs RAM, not VRAM.
-        full = estimate_memory(model, n_ctx, -1, quant, gpu=True)
+        # Jetson, Apple Silicon: the GPU shares system RAM, so full offload costs RAM, not VRAM.
+        full = estimate_at(-1, True)
         needed = full.ram_bytes + full.vram_bytes
         verdict: Verdict = "gpu" if needed <= ram_budget else "too_large"
         return Candidate(label, verdict, n_layers + 1 if verdict == "gpu" else 0, n_layers, needed, 0, full)
     if gpu_usable(hw):
         vram_budget = headroom.vram_budget(hw)
-        full = estimate_memory(model, n_ctx, -1, quant, gpu=True)
+        full = estimate_at(-1, True)
         if full.vram_bytes <= vram_budget and full.ram_bytes <= ram_budget:
             return Candidate(label, "gpu", n_layers + 1, n_layers, full.ram_bytes, full.vram_bytes, full)
-        layers = _most_layers_fitting(model, quant, n_ctx, n_layers, vram_budget)
+        layers = _most_layers_fitting(estimate_at, n_layers, vram_budget)
         if layers > 0:
-            partial = estimate_memory(model, n_ctx, layers, quant, gpu=True)
+            partial = estimate_at(layers, True)
             verdict = "partial" if partial.ram_bytes <= ram_budget else "too_large"
             return Candidate(label, verdict, layers, n_layers, partial.ram_bytes, partial.vram_bytes, partial)
     verdict = "cpu" if cpu_only.ram_bytes <= ram_budget else "too_large"
     return Candidate(label, verdict, 0, n_layers, cpu_only.ram_bytes, 0, cpu_only)
 
 
-def _most_layers_fitting(
-    model: ResolvedModel, quant: str | None, n_ctx: int, n_layers: int, budget: int
-) -> int:
+def _most_layers_fitting(estimate_at: EstimateAt, n_layers: int, budget: int) -> int:
     """Return the largest layer count whose VRAM estimate fits the budget (binary search)."""
     low, high = 0, n_layers
     while low < high:
         middle = (low + high + 1) // 2
-        if estimate_memory(model, n_ctx, middle, quant, gpu=True).vram_bytes <= budget:
+        if estimate_at(middle, True).vram_bytes <= budget:
             low = middle
         else:
             high = middle - 1
     return low
+
+
+def judge(
+    model: ResolvedModel, quant: str | None, hw: HardwareInfo, n_ctx: int, headroom: Headroom
+) -> Candidate:
+    """Return the verdict for one quant of `model` on `hw` (estimated for hw's CPU, not this one's)."""
+    features = hw.cpu.features
+
+    def estimate_at(layers: int, gpu: bool) -> MemoryEstimate:
+        return estimate_memory(model, n_ctx, layers, quant, gpu=gpu, features=features)
+
+    label = quant or model.quant or "?"
+    return judge_with(estimate_at, label, hw, headroom)
+
+
+def judge_header(header: GgufHeader, hw: HardwareInfo, n_ctx: int, headroom: Headroom) -> Candidate:
+    """Return the verdict for a file known only by its header (e.g. read from the hub before a download)."""
+    from edgeapp.estimate import estimate_shape, shape_from_header, shape_signature
+    from edgeapp.memory_calibration import cached_dry_run
+
+    shape = shape_from_header(header, hw.cpu.features)
+
+    def estimate_at(layers: int, gpu: bool) -> MemoryEstimate:
+        dry_run = cached_dry_run(shape_signature(shape), n_ctx, layers if gpu else 0)
+        return estimate_shape(shape, n_ctx, layers, gpu=gpu, dry_run=dry_run)
+
+    return judge_with(estimate_at, header.quant_label(), hw, headroom)
 
 
 def candidate_quants(model: ResolvedModel) -> tuple[str | None, ...]:

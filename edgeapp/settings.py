@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeapp import locations
 from edgeapp.atomic import atomic_write_json, read_json
-from edgeapp.engine.protocol import SamplingSettings
+
+if TYPE_CHECKING:
+    from edgeapp.engine.protocol import SamplingSettings
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
@@ -37,6 +39,8 @@ class Settings:
 
     def sampling(self) -> SamplingSettings:
         """Return the sampling part as the engine's SamplingSettings."""
+        from edgeapp.engine.protocol import SamplingSettings
+
         return SamplingSettings(
             temperature=self.temperature,
             top_p=self.top_p,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from edgeapp.errors import EdgeappError, UsageError
 
@@ -58,18 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run edgeapp with `argv` (default: sys.argv[1:]) and return the exit code."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if not arguments:
+        # Bare `edgeapp` opens the app: don't spend the first frame's time building every parser.
+        from edgeapp.tui.launch import run_app
+
+        return _guarded(run_app)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
+    return _guarded(lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.version:
+        from edgeapp.cli.cmd_version import run as run_version
+
+        return run_version(args)
+    if args.command is None:
+        from edgeapp.tui.launch import run_app
+
+        return run_app()
+    return int(args.run(args) or 0)
+
+
+def _guarded(call: Callable[[], int]) -> int:
+    """Run `call`, turning user-facing errors into one line on stderr and an exit code."""
     try:
-        if args.version:
-            from edgeapp.cli.cmd_version import run as run_version
-
-            return run_version(args)
-        if args.command is None:
-            from edgeapp.tui.launch import run_app
-
-            return run_app()
-        return int(args.run(args) or 0)
+        return call()
     except UsageError as error:
         print(f"edgeapp: {error}", file=sys.stderr)
         return 2

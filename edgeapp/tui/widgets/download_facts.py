@@ -17,7 +17,7 @@ from edgeapp.errors import (
 )
 
 if TYPE_CHECKING:
-    from edgeapp.estimate import MemoryEstimate, ModelShape
+    from edgeapp.estimate import MemoryEstimate
     from edgeapp.gguf_file import GgufHeader
     from edgeapp.hardware import HardwareInfo
     from edgeapp.pick import Headroom
@@ -62,54 +62,29 @@ def header_fit(
 ) -> tuple[str, MemoryEstimate]:
     """Return a one-sentence fit verdict from a remote file's header, and the estimate behind it.
 
-    The same rules as the picker's verdicts (edgeapp.pick.judge), applied to a header read from
-    the hub instead of a file on disk: all layers on the GPU if they fit, else as many as fit,
-    else the CPU; too large when RAM cannot hold the rest.
+    The verdict is the picker's own (edgeapp.pick.judge_header); this only words it.
     """
-    from edgeapp.estimate import estimate_shape, shape_from_header
-    from edgeapp.pick import gpu_usable
+    from edgeapp.pick import judge_header
 
-    shape = shape_from_header(header)
-    ram_budget, vram_budget = headroom.ram_budget(hw), headroom.vram_budget(hw)
-    usable = f"{format_bytes(ram_budget)} usable RAM"
-    if gpu_usable(hw) and hw.unified_memory and not hw.gpus:
-        full = estimate_shape(shape, n_ctx, -1, gpu=True)
-        needed = full.ram_bytes + full.vram_bytes
-        fits = needed <= ram_budget
-        verb = "fits on the shared-memory GPU" if fits else "is too large"
-        return f"{verb}: needs {format_bytes(needed)} of {usable}", full
-    if gpu_usable(hw):
-        full = estimate_shape(shape, n_ctx, -1, gpu=True)
-        if full.vram_bytes <= vram_budget and full.ram_bytes <= ram_budget:
-            return (
-                f"fits entirely on the GPU: {format_bytes(full.vram_bytes)} of "
-                f"{format_bytes(vram_budget)} usable VRAM",
-                full,
-            )
-        layers = _layers_fitting(shape, n_ctx, vram_budget)
-        if layers > 0:
-            partial = estimate_shape(shape, n_ctx, layers, gpu=True)
-            if partial.ram_bytes <= ram_budget:
-                return (
-                    f"partial offload: {layers} of {shape.n_layers} layers on the GPU, "
-                    f"{format_bytes(partial.ram_bytes)} of {usable}",
-                    partial,
-                )
-    cpu = estimate_shape(shape, n_ctx, 0, gpu=False)
-    if cpu.ram_bytes <= ram_budget:
-        return f"runs on the CPU: {format_bytes(cpu.ram_bytes)} of {usable}", cpu
-    return f"too large: needs {format_bytes(cpu.ram_bytes)} of RAM, {usable}", cpu
-
-
-def _layers_fitting(shape: ModelShape, n_ctx: int, budget: int) -> int:
-    """Return the most layers whose VRAM estimate fits `budget` (binary search, like the picker)."""
-    from edgeapp.estimate import estimate_shape
-
-    low, high = 0, shape.n_layers
-    while low < high:
-        middle = (low + high + 1) // 2
-        if estimate_shape(shape, n_ctx, middle, gpu=True).vram_bytes <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    return low
+    candidate = judge_header(header, hw, n_ctx, headroom)
+    usable_ram = f"{format_bytes(headroom.ram_budget(hw))} usable RAM"
+    if candidate.verdict == "gpu" and not hw.gpus:
+        return (
+            f"fits on the shared-memory GPU: needs {format_bytes(candidate.ram_bytes)} of {usable_ram}",
+            candidate.estimate,
+        )
+    if candidate.verdict == "gpu":
+        usable_vram = format_bytes(headroom.vram_budget(hw))
+        return (
+            f"fits entirely on the GPU: {format_bytes(candidate.vram_bytes)} of {usable_vram} usable VRAM",
+            candidate.estimate,
+        )
+    if candidate.verdict == "partial":
+        return (
+            f"partial offload: {candidate.gpu_layers} of {candidate.n_layers} layers on the GPU, "
+            f"{format_bytes(candidate.ram_bytes)} of {usable_ram}",
+            candidate.estimate,
+        )
+    if candidate.verdict == "cpu":
+        return f"runs on the CPU: {format_bytes(candidate.ram_bytes)} of {usable_ram}", candidate.estimate
+    return f"too large: needs {format_bytes(candidate.ram_bytes)} of RAM, {usable_ram}", candidate.estimate
