@@ -38,7 +38,12 @@ def _writer_is_gone(pid: int) -> bool:
         return True
     except OSError:  # EPERM: alive, someone else's
         return False
-    return False
+    # A killed writer whose parent died too may linger as a zombie until init reaps it.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def remove_dead_writers_temp_files(target: str | os.PathLike[str]) -> list[Path]:

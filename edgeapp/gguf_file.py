@@ -269,6 +269,13 @@ def _build_header(
     n_head = _largest_int(kvs, f"{arch}.attention.head_count") or 0
     n_head_kv = _largest_int(kvs, f"{arch}.attention.head_count_kv")
     key_length = _optional_int(kvs, f"{arch}.attention.key_length")
+    if n_head and n_head_kv is not None and n_head_kv > n_head:
+        # Every architecture shares each KV head among one or more query heads; more KV heads
+        # than heads is damage, and would size the KV cache absurdly (terabytes) in the estimate.
+        raise Malformed(
+            f"{arch}.attention.head_count_kv is {n_head_kv:,} but {arch}.attention.head_count is "
+            f"{n_head:,}; a model never has more KV heads than attention heads"
+        )
     tensors = tuple(_tensor_info(t, data_offset) for t in raw.tensors)
     _check_layers(tensors, n_layers, f"{arch}.block_count")
     ftype = _optional_int(kvs, "general.file_type")
