@@ -58,6 +58,7 @@ class RamInfo:
     available_bytes: int
     swap_total_bytes: int = 0
     swap_free_bytes: int = 0
+    cgroup_limit_bytes: int | None = None  # a container's memory limit, when it is below the host's RAM
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,61 @@ def _board(root: Path, machine_lines: dict[str, str]) -> str | None:
     return machine_lines.get("Model") or None
 
 
+def _cgroup_memory(root: Path) -> tuple[int, int] | None:
+    """Return (limit, reclaimable-adjusted usage) of this process's memory cgroup, if it is limited.
+
+    Containers see the host's /proc/meminfo; their real ceiling is the cgroup's limit
+    (v2: memory.max / memory.current, v1: memory.limit_in_bytes / memory.usage_in_bytes).
+    Page cache the kernel can drop (inactive file pages) does not count as used.
+    """
+    membership = _read(root, "proc/self/cgroup") or ""
+    for line in membership.splitlines():
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        v2 = controllers == ""
+        if not v2 and "memory" not in controllers.split(","):
+            continue
+        base = "sys/fs/cgroup" + ("" if v2 else "/memory") + path.rstrip("/")
+        limit_text = _read(root, f"{base}/{'memory.max' if v2 else 'memory.limit_in_bytes'}")
+        usage_text = _read(root, f"{base}/{'memory.current' if v2 else 'memory.usage_in_bytes'}")
+        if (
+            not limit_text
+            or not usage_text
+            or not limit_text.strip().isdigit()
+            or not usage_text.strip().isdigit()
+        ):
+            continue
+        limit, usage = int(limit_text), int(usage_text)
+        if limit >= 1 << 60:  # "unlimited" in v1
+            continue
+        stat = dict(
+            (fields[0], int(fields[1]))
+            for fields in (ln.split() for ln in (_read(root, f"{base}/memory.stat") or "").splitlines())
+            if len(fields) == 2 and fields[1].isdigit()
+        )
+        reclaimable = stat.get("inactive_file", stat.get("total_inactive_file", 0))
+        return limit, max(0, usage - reclaimable)
+    return None
+
+
+def _apply_cgroup_limit(ram: RamInfo, root: Path) -> RamInfo:
+    """Return `ram` capped by the memory cgroup's limit, when that is the tighter ceiling."""
+    cgroup = _cgroup_memory(root)
+    if cgroup is None:
+        return ram
+    limit, used = cgroup
+    if ram.total_bytes and limit >= ram.total_bytes:
+        return ram
+    return RamInfo(
+        total_bytes=limit,
+        available_bytes=max(0, min(ram.available_bytes, limit - used)),
+        swap_total_bytes=ram.swap_total_bytes,
+        swap_free_bytes=ram.swap_free_bytes,
+        cgroup_limit_bytes=limit,
+    )
+
+
 def _probe_linux(root: Path, is_host: bool) -> tuple[RamInfo, CpuInfo, str | None, bool]:
-    ram = _parse_meminfo(_read(root, "proc/meminfo") or "")
+    ram = _apply_cgroup_limit(_parse_meminfo(_read(root, "proc/meminfo") or ""), root)
     processors, machine_lines = _cpuinfo_blocks(_read(root, "proc/cpuinfo") or "")
     logical = len(processors)
     if logical == 0:

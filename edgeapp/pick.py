@@ -125,11 +125,15 @@ def gpu_usable(hw: HardwareInfo) -> bool:
 EstimateAt = Callable[[int, bool], MemoryEstimate]  # (gpu layers, on a GPU?) -> estimate
 
 
-def judge_with(estimate_at: EstimateAt, label: str, hw: HardwareInfo, headroom: Headroom) -> Candidate:
-    """Return the verdict for one model file: the most GPU layers that fit, and whether it fits at all."""
+def judge_with(estimate_at: EstimateAt, label: str | None, hw: HardwareInfo, headroom: Headroom) -> Candidate:
+    """Return the verdict for one model file: the most GPU layers that fit, and whether it fits at all.
+
+    `label` names the quant; None takes it from the estimate (a local file's header).
+    """
     ram_budget = headroom.ram_budget(hw)
     cpu_only = estimate_at(0, False)
     n_layers = cpu_only.n_layers
+    label = label or cpu_only.quant or "?"
     if gpu_usable(hw) and hw.unified_memory and not hw.gpus:
         # Jetson, Apple Silicon: the GPU shares system RAM, so full offload costs RAM, not VRAM.
         full = estimate_at(-1, True)
@@ -171,8 +175,7 @@ def judge(
     def estimate_at(layers: int, gpu: bool) -> MemoryEstimate:
         return estimate_memory(model, n_ctx, layers, quant, gpu=gpu, features=features)
 
-    label = quant or model.quant or "?"
-    return judge_with(estimate_at, label, hw, headroom)
+    return judge_with(estimate_at, quant or model.quant, hw, headroom)
 
 
 def judge_header(header: GgufHeader, hw: HardwareInfo, n_ctx: int, headroom: Headroom) -> Candidate:

@@ -144,13 +144,20 @@ def load_with_fallback(
         except EngineError as error:
             if attempt.gpu_layers == 0:
                 raise
-            layers = engine.loaded.n_layers if engine.loaded else 0
-            fewer = (attempt.gpu_layers if attempt.gpu_layers > 0 else max(layers, 2) * 2) // 2
+            asked = attempt.gpu_layers if attempt.gpu_layers > 0 else _layer_count(attempt.path) + 1
+            fewer = asked // 2
             if notify is not None:
                 notify(
                     f"loading with {attempt.gpu_layers} GPU layers failed ({error}); retrying with {fewer}"
                 )
             attempt = LoadModel(**{**attempt.__dict__, "gpu_layers": fewer})
+
+
+def _layer_count(path: str) -> int:
+    """Return the number of blocks of a GGUF model (from its header)."""
+    from edgeapp.gguf_file import read_header
+
+    return read_header(path, check_data=False).n_layers
 
 
 def run_prompt(

@@ -73,7 +73,7 @@ def test_estimate_is_close_to_the_measured_peak_rss(derive) -> None:
     result = run_prompt(model, settings, prompt="Tell me about the sea. " * 10)
     estimate = estimate_memory(model, 512, 0, gpu=False)
     # docs/benchmarks.md has the full table (within 2% here); a looser bound keeps this robust
-    assert estimate.ram_bytes == pytest.approx(result.peak_rss_bytes, rel=0.10)
+    assert estimate.ram_bytes == pytest.approx(result.peak_rss_bytes, rel=0.10), estimate.to_json()
 
 
 def _hw(device: str):

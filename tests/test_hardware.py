@@ -215,3 +215,37 @@ def test_cli_report_for_people(capsys):
     assert lines[3].startswith("GPU          none: Jetson: the GPU shares system RAM")
     assert lines[4] == "Board        NVIDIA Jetson Orin Nano Developer Kit"
     assert lines[5].startswith("GPU offload  ")
+
+
+def test_a_container_memory_limit_caps_total_and_available_ram() -> None:
+    hw = probe_hardware(DEVICES / "container-cgroup2-2gb", gpu_offload_supported=False)
+    assert hw.ram.total_bytes == 2 * 1024**3
+    assert hw.ram.cgroup_limit_bytes == 2 * 1024**3
+    # used = memory.current - inactive_file = 700 MiB - 300 MiB
+    assert hw.ram.available_bytes == 2 * 1024**3 - (734003200 - 314572800)
+
+
+def test_cgroup_v1_limit_is_read_too(tmp_path: Path) -> None:
+    root = tmp_path / "v1"
+    (root / "proc/self").mkdir(parents=True)
+    (root / "proc/meminfo").write_text("MemTotal: 16000000 kB\nMemAvailable: 15000000 kB\n")
+    (root / "proc/self/cgroup").write_text("4:memory:/docker/abc\n3:cpu:/docker/abc\n")
+    group = root / "sys/fs/cgroup/memory/docker/abc"
+    group.mkdir(parents=True)
+    (group / "memory.limit_in_bytes").write_text(str(1024**3))
+    (group / "memory.usage_in_bytes").write_text(str(100 * 1024**2))
+    (group / "memory.stat").write_text("total_inactive_file 0\n")
+    hw = probe_hardware(root, gpu_offload_supported=False)
+    assert hw.ram.total_bytes == 1024**3 and hw.ram.available_bytes == 1024**3 - 100 * 1024**2
+
+
+def test_an_unlimited_cgroup_leaves_ram_alone(tmp_path: Path) -> None:
+    root = tmp_path / "v1"
+    (root / "proc/self").mkdir(parents=True)
+    (root / "proc/meminfo").write_text("MemTotal: 16000000 kB\nMemAvailable: 15000000 kB\n")
+    (root / "proc/self/cgroup").write_text("4:memory:/\n")
+    (root / "sys/fs/cgroup/memory").mkdir(parents=True)
+    (root / "sys/fs/cgroup/memory/memory.limit_in_bytes").write_text(str(9223372036854771712))
+    (root / "sys/fs/cgroup/memory/memory.usage_in_bytes").write_text(str(1024**3))
+    hw = probe_hardware(root, gpu_offload_supported=False)
+    assert hw.ram.total_bytes == 16000000 * 1024 and hw.ram.cgroup_limit_bytes is None

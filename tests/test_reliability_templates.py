@@ -149,3 +149,16 @@ def test_the_cli_refuses_the_cve_template_in_one_line(tmp_path: Path, bundled_pa
         assert len(lines) == 1 and lines[0].startswith("edgeapp: ") and "chat template" in lines[0], lines
     else:
         assert result.returncode == 0 and "tok/s" in result.stderr, result.stderr
+
+
+def test_a_template_that_never_finishes_is_stopped_and_the_engine_survives(
+    tmp_path: Path, bundled_path: Path, engine: EngineClient
+) -> None:
+    # The sandbox caps each range() at 100,000 items; nesting three of them is 10^15 iterations.
+    spin = "{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}{% endfor %}{% endfor %}{% endfor %}"
+    model = write_model_with_template(bundled_path, tmp_path / "spin.gguf", spin)
+    engine.load(LoadModel(path=str(model), n_ctx=256))
+    with pytest.raises(EngineError, match="did not finish rendering"):
+        list(engine.generate(Generate(messages=(ChatMessage("user", "Hi"),), max_tokens=2)))
+    events = list(engine.generate(Generate(prompt="Hello", max_tokens=2, sampling=GREEDY)))
+    assert isinstance(events[-1], Finished)

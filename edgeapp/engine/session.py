@@ -9,11 +9,15 @@ cannot reach Python internals.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import llama_cpp as L
@@ -24,7 +28,19 @@ ALL_LAYERS = 0x7FFFFFFF  # llama.cpp clamps this to the model's layer count
 
 
 def max_rss_bytes() -> int:
-    """Return this process's peak resident set size so far."""
+    """Return this process's peak resident set size so far.
+
+    On Linux this is VmHWM from /proc/self/status, not getrusage's ru_maxrss: the kernel carries
+    ru_maxrss across exec, so a process spawned from a large parent would report the parent's size.
+    VmHWM belongs to the address space exec creates.
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
@@ -37,6 +53,36 @@ def physical_cores() -> int:
         return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
     except Exception:  # psutil missing or unable to tell
         return max(1, os.cpu_count() or 1)
+
+
+TEMPLATE_RENDER_LIMIT_S = 10.0
+
+
+class TemplateTooSlow(Exception):
+    """Rendering the chat template ran past its time limit."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise TemplateTooSlow in this (main) thread if the block runs longer than `seconds`.
+
+    A template from a GGUF file is untrusted input: the sandbox stops it reaching Python, but a
+    loop nested deep enough would still hang the engine without this.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise TemplateTooSlow()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -171,7 +217,13 @@ class Session:
                     bos_token=self.token_text(bos) if bos >= 0 else "",
                     eos_token=self.token_text(eos) if eos >= 0 else "",
                 )
-            result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])  # type: ignore[operator]
+            with _time_limit(TEMPLATE_RENDER_LIMIT_S):
+                result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])  # type: ignore[operator]
+        except TemplateTooSlow:
+            raise RuntimeError(
+                f"the model's chat template did not finish rendering in {TEMPLATE_RENDER_LIMIT_S:.0f} s "
+                "(a hostile or broken template?)"
+            ) from None
         except Exception as error:  # a damaged or hostile template: say so, not just Jinja's words
             first_line = (str(error) or type(error).__name__).splitlines()[0]
             raise RuntimeError(
