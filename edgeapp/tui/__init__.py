@@ -1,1 +1,1 @@
-"""The Textual app."""
+"""The Textual app: `edgeapp` with no command (see launch.py and app.py)."""

@@ -1,1 +1,1 @@
-"""The Textual app."""
+"""The app's screens, one module per screen."""

@@ -1,1 +1,1 @@
-"""The Textual app."""
+"""Widgets, in a folder per screen (chat, compare) or kind (stats)."""
