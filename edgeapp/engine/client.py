@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,7 @@ class EngineClient:
             name="edgeapp-engine",
             daemon=True,
         )
+        _ensure_resource_tracker()
         with _main_module_hidden():
             self._process.start()
         child_conn.close()  # so that the child's death reads as end-of-file here
@@ -278,6 +280,29 @@ class EngineClient:
             message += f" [log: {self.log_path}]"
         self._teardown()
         return EngineCrashed(message, exitcode)
+
+
+_tracker_lock = threading.Lock()
+
+
+def _ensure_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the real stderr, before the first spawn.
+
+    Spawning passes the tracker's pipe and, on its first start, `sys.stderr.fileno()` to the
+    child; inside a Textual app sys.stderr is Textual's capture, whose fileno() is -1, and the
+    spawn fails with "bad value(s) in fds_to_keep". Starting it once with the original stderr
+    avoids that wherever the engine is started from.
+    """
+    from multiprocessing import resource_tracker
+
+    with _tracker_lock:
+        saved = sys.stderr
+        try:
+            if sys.__stderr__ is not None:
+                sys.stderr = sys.__stderr__
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = saved
 
 
 @contextlib.contextmanager

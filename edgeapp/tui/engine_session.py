@@ -31,7 +31,7 @@ from edgeapp.refs import ResolvedModel
 from edgeapp.runs import RunResult, RunSettings, generate_request, load_request, stream_reply
 from edgeapp.settings import Settings
 from edgeapp.tui.live_reply import LiveFigures, LiveReply
-from edgeapp.tui.load_plan import ensure_resource_tracker, plan_load, run_result
+from edgeapp.tui.load_plan import plan_load, run_result
 from edgeapp.tui.refresh_pacer import RefreshPacer
 
 if TYPE_CHECKING:
@@ -233,7 +233,6 @@ class EngineSession(Widget):
     def _load_worker(self, ref: str, settings: Settings, hardware: HardwareInfo | None) -> None:
         doing = f"loading {ref}"
         try:
-            ensure_resource_tracker()
             with self._engine_lock:
                 model, run = plan_load(ref, settings, hardware, on_status=self._post_status)
                 client = self._ensure_client()
@@ -264,7 +263,6 @@ class EngineSession(Widget):
     ) -> None:
         doing = f"running {ref}"
         try:
-            ensure_resource_tracker()  # deriving a quant spawns an engine too
             with self._engine_lock:
                 model, run = plan_load(ref, settings, hardware, threads=threads, on_status=self._post_status)
                 client = self._ensure_client()

@@ -8,8 +8,6 @@ screens run with.
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,28 +21,6 @@ if TYPE_CHECKING:
     from edgeapp.hardware import HardwareInfo
     from edgeapp.pick import Pick
     from edgeapp.refs import ResolvedModel
-
-_tracker_lock = threading.Lock()
-
-
-def ensure_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker with the real stderr, before any engine spawn.
-
-    Spawning a process starts the tracker on first use, passing it `sys.stderr.fileno()`; inside a
-    Textual app sys.stderr is Textual's capture, whose fileno() is -1, and the spawn fails with
-    "bad value(s) in fds_to_keep". Starting the tracker once with the original stderr avoids that.
-    """
-    from multiprocessing import resource_tracker
-
-    with _tracker_lock:
-        saved = sys.stderr
-        try:
-            if sys.__stderr__ is not None:
-                sys.stderr = sys.__stderr__
-            resource_tracker.ensure_running()
-        finally:
-            sys.stderr = saved
-
 
 def resolve_gpu_layers(value: str, model: ResolvedModel, hardware: HardwareInfo | None, n_ctx: int) -> int:
     """Return the layer count to offload (-1 = all) for a settings value ("auto", "all", "N")."""
