@@ -242,6 +242,8 @@ class EngineClient:
     def _send(self, request: Any) -> None:
         if self._process is None:
             raise EngineError("the engine is not running")
+        if self.monitor is not None:
+            self.monitor.active = True
         with contextlib.suppress(OSError, TypeError):
             self._log_offset = os.path.getsize(self.log_path)  # type: ignore[arg-type]
         try:
@@ -250,6 +252,12 @@ class EngineClient:
             raise self._crashed("sending a request") from None
 
     def _receive(self, timeout_s: float | None, doing: str) -> Any:
+        event = self._receive_event(timeout_s, doing)
+        if self.monitor is not None and isinstance(event, _FINAL_EVENTS):
+            self.monitor.active = False  # sample slowly until the next request
+        return event
+
+    def _receive_event(self, timeout_s: float | None, doing: str) -> Any:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
@@ -283,6 +291,8 @@ class EngineClient:
 
 
 _tracker_lock = threading.Lock()
+# Events that end a request: after them the engine is idle until the next one.
+_FINAL_EVENTS = (Finished, TextScore, Loaded, Done, Quantized, MemoryBreakdown, Failed, Ready)
 
 
 def _ensure_resource_tracker() -> None:

@@ -24,11 +24,14 @@ class ResourceSample:
 class ResourceMonitor:
     """Track current and peak RSS/VRAM and CPU % of process `pid` in a daemon thread."""
 
+    IDLE_INTERVAL_S = 1.0  # between requests nothing changes fast; don't spend the parent's CPU
+
     def __init__(self, pid: int, interval_s: float = 0.05) -> None:
         import psutil
 
         self.pid = pid
         self.interval_s = interval_s
+        self.active = True  # the client lowers this between requests
         self._process = psutil.Process(pid)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -81,7 +84,7 @@ class ResourceMonitor:
             self.peak_vram_bytes = self.latest.vram_bytes if self.latest else None
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._stop.wait(self.interval_s if self.active else self.IDLE_INTERVAL_S):
             if self.sample() is None:
                 return
 
