@@ -29,7 +29,6 @@ from edgeapp.gguf_file import read_header
 from tests.hubserver import FULL_NAME, GATED_REPO, PADDED_NAME, REPO, SMALL_NAME
 
 
-
 def _sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

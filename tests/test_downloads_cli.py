@@ -12,7 +12,6 @@ from huggingface_hub import constants
 from edgeapp.cli.main import main
 from tests.hubserver import REPO, SMALL_NAME
 
-
 MODEL = "smollm2-135m-instruct"  # its catalog files follow bartowski's naming: ...-Q4_K_M.gguf
 
 

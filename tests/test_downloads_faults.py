@@ -28,7 +28,6 @@ from edgeapp.downloads import (
 from edgeapp.downloads import cache as cache_layout
 from tests.hubserver import FULL_NAME, REPO, SMALL_NAME
 
-
 MiB = 1024 * 1024
 
 
