@@ -83,9 +83,15 @@ def test_pull_says_which_file_it_used_when_the_catalog_name_differs(catalog_hub,
     assert f"the repo has no {MODEL}-q8_0.gguf; using SmolLM2-135M-Instruct-Q8_0.gguf" in err
 
 
-def test_pull_needs_a_quant_until_the_picker_chooses_one(catalog_hub, capsys):
-    assert main(["pull", MODEL]) == 2
-    assert "name a quant" in capsys.readouterr().err
+def test_pull_without_a_quant_downloads_the_pickers_choice(catalog_hub, capsys):
+    from edgeapp.hardware import probe_hardware
+    from edgeapp.pick import pick_quant
+
+    expected = pick_quant(MODEL, probe_hardware()).quant
+    assert main(["pull", MODEL, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"pulling {MODEL}:{expected}, the picker's choice" in captured.err
+    assert json.loads(captured.out)["quant"] == expected
     assert main(["pull", "default"]) == 2
     assert main(["pull"]) == 2
 

@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "ref", nargs="?", metavar="REF", help="catalog-id:QUANT, e.g. smollm2-135m-instruct:Q4_K_M"
+        "ref",
+        nargs="?",
+        metavar="REF",
+        help="catalog-id[:QUANT], e.g. smollm2-135m-instruct:Q4_K_M; without a quant, the one `edgeapp pick` chooses",
     )
     parser.add_argument("--list", action="store_true", help="list the GGUF files in the cache and exit")
     parser.add_argument(
@@ -64,11 +67,29 @@ def parse_ref(ref: str, *, need_quant: bool) -> RefTarget:
     model = load_catalog().get(model_id)
     if not quant:
         if need_quant:
-            raise UsageError(
-                f"name a quant: `edgeapp pull {model.id}:QUANT` ({model.id} has {', '.join(model.quants)})"
+            quant = picked_quant(model.id)
+            print(
+                f"edgeapp: pulling {model.id}:{quant}, the picker's choice for this machine", file=sys.stderr
             )
-        return RefTarget(model.id, None, model.repo, tuple(model.files.values()))
+        else:
+            return RefTarget(model.id, None, model.repo, tuple(model.files.values()))
     return RefTarget(model.id, quant.upper(), model.repo, (model.file_for(quant),))
+
+
+def picked_quant(model_id: str) -> str:
+    """Return the quant `edgeapp pick` chooses for this machine; UsageError if none fits."""
+    from edgeapp.hardware import probe_hardware
+    from edgeapp.pick import Headroom, pick_quant
+    from edgeapp.settings import load_settings
+
+    settings = load_settings()
+    headroom = Headroom(settings.min_free_ram_bytes, settings.min_free_ram_fraction)
+    pick = pick_quant(model_id, probe_hardware(), settings.n_ctx, headroom)
+    if pick.quant is None:
+        raise UsageError(
+            f"{pick.reason}; name a quant to download one anyway: `edgeapp pull {model_id}:QUANT`"
+        )
+    return pick.quant
 
 
 class ProgressPrinter:
