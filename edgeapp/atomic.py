@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Flush a directory's entries (a rename is durable only once its directory is)."""
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:
@@ -79,7 +80,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = ".part") -> Iterat
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeapp.atomic import fsync_directory
 from edgeapp.downloads import cache, space
 from edgeapp.downloads.errors import (
     ChecksumFailed,
@@ -51,17 +52,6 @@ class DownloadResult:
 
     def to_json(self) -> dict[str, object]:
         return {**self.__dict__, "path": str(self.path)}
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _validate_or_remove(path: Path, label: str) -> None:
@@ -194,7 +184,7 @@ def _fetch_and_publish(
         raise
     blob = cache.blob_path(repo, etag)
     os.replace(partial, blob)
-    _fsync_dir(blob.parent)
+    fsync_directory(blob.parent)
     cache.mark_verified(repo, etag, blob, sha256)
     cache.link_snapshot(repo, remote.commit, remote.filename, etag)
     cache.write_ref(repo, revision, remote.commit)
