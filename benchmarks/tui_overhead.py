@@ -14,7 +14,11 @@ frames, and the largest interval between two stream updates (the Markdown + stat
 Modes: `chat` (the chat template, the default sampler, a reply of up to --max-tokens) and `raw`
 (a raw prompt, greedy, ignore_eos: always --max-tokens tokens, at the engine's top speed).
 
-    python benchmarks/tui_overhead.py [--reps 5] [--max-tokens 256] [--mode chat|raw|both] [--json]
+`--hz N` fixes the redraw rate at N a second instead of letting the RefreshPacer choose it (to
+see what a given rate costs); `--threads N` sets the engine threads (default: the physical cores).
+
+    python benchmarks/tui_overhead.py [--reps 5] [--max-tokens 256] [--mode chat|raw|both] [--hz N]
+                                      [--threads N] [--json]
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ def _intervals(times: list[float]) -> list[float]:
     return [b - a for a, b in zip(times, times[1:], strict=False)]
 
 
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
 async def _tui_rep(pilot, app, request) -> dict:  # type: ignore[no-untyped-def]
     screen = app.screen
     screen.action_new_chat()
@@ -80,9 +89,11 @@ async def _tui_rep(pilot, app, request) -> dict:  # type: ignore[no-untyped-def]
         "frames": len(app.frames),
         "frame_median_ms": 1000 * statistics.median(frame_gaps) if frame_gaps else None,
         "frame_max_ms": 1000 * max(frame_gaps) if frame_gaps else None,
+        "frame_p95_ms": 1000 * _p95(frame_gaps) if frame_gaps else None,
         "update_max_ms": 1000 * max(update_gaps) if update_gaps else None,
         "fps": len(app.frames) / wall_s,
         "pacer_interval_ms": 1000 * screen.session.pacer.interval_s,
+        "ui_cpu_per_redraw_ms": 1000 * (getattr(screen.session.pacer, "redraw_cpu_s", None) or 0.0),
     }
 
 
@@ -99,14 +110,18 @@ def _headless_rep(engine, request) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-async def measure(mode: str, reps: int, max_tokens: int) -> dict:
-    """Return headless and TUI figures for `mode` ("chat" or "raw")."""
+async def measure(
+    mode: str, reps: int, max_tokens: int, hz: float | None = None, threads: int | None = None
+) -> dict:
+    """Return headless and TUI figures for `mode` ("chat" or "raw"), redrawing `hz` times a second
+    if given (else at the pace the RefreshPacer picks)."""
     from edgeapp.engine.client import EngineClient
     from edgeapp.engine.protocol import LoadModel
     from edgeapp.hardware import probe_hardware
     from edgeapp.settings import Settings
     from edgeapp.tui.app import EdgeApp
     from edgeapp.tui.engine_session import EngineSession
+    from edgeapp.tui.refresh_pacer import RefreshPacer
     from edgeapp.tui.state import AppState
 
     class TimedApp(EdgeApp):
@@ -126,13 +141,16 @@ async def measure(mode: str, reps: int, max_tokens: int) -> dict:
         def on_engine_session_reply_finished(self, message: EngineSession.ReplyFinished) -> None:
             self.finished.append(message.stats)
 
-    app = TimedApp(AppState(probe_hardware(), Settings(max_tokens=max_tokens), save=False), start_mode="chat")
+    settings = Settings(max_tokens=max_tokens, threads=threads)
+    app = TimedApp(AppState(probe_hardware(), settings, save=False), start_mode="chat")
     request = _request(mode, max_tokens)
     headless, tui = [], []
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         while screen.session.loaded is None:
             await asyncio.sleep(0.1)
+        if hz:
+            screen.session.pacer = RefreshPacer(min_interval_s=1 / hz, max_interval_s=1 / hz)
         loaded, run = screen.session.loaded, screen.session.run_settings
         with EngineClient() as engine:
             engine.load(
@@ -151,6 +169,7 @@ async def measure(mode: str, reps: int, max_tokens: int) -> dict:
     median_tui = statistics.median(r["gen_tps"] for r in tui)
     return {
         "mode": mode,
+        "hz": hz,
         "max_tokens": max_tokens,
         "reps": reps,
         "threads": loaded.threads,
@@ -159,6 +178,8 @@ async def measure(mode: str, reps: int, max_tokens: int) -> dict:
         "ratio_tui_over_headless": median_tui / median_headless,
         "frame_max_ms": max(r["frame_max_ms"] or 0 for r in tui),
         "frame_median_ms": statistics.median(r["frame_median_ms"] or 0 for r in tui),
+        "frame_p95_ms": statistics.median(r["frame_p95_ms"] or 0 for r in tui),
+        "ui_cpu_per_redraw_ms": statistics.median(r["ui_cpu_per_redraw_ms"] for r in tui),
         "update_max_ms": max(r["update_max_ms"] or 0 for r in tui),
         "fps": statistics.median(r["fps"] for r in tui),
         "pacer_interval_ms": statistics.median(r["pacer_interval_ms"] for r in tui),
@@ -170,9 +191,10 @@ async def measure(mode: str, reps: int, max_tokens: int) -> dict:
 
 
 def _print(result: dict) -> None:
+    redraws = f"{result['hz']:g}/s" if result["hz"] else "paced"
     print(
         f"\n== {result['mode']}: up to {result['max_tokens']} tokens, {result['reps']} reps each, "
-        f"{result['threads']} threads =="
+        f"{result['threads']} threads, redraws {redraws} =="
     )
     print("headless tok/s:", " ".join(f"{r['gen_tps']:.1f}" for r in result["headless"]))
     print("TUI tok/s:     ", " ".join(f"{r['gen_tps']:.1f}" for r in result["tui"]))
@@ -181,9 +203,10 @@ def _print(result: dict) -> None:
         f"ratio TUI/headless {result['ratio_tui_over_headless']:.3f}"
     )
     print(
-        f"frames while streaming: {result['fps']:.1f}/s, median interval {result['frame_median_ms']:.1f} ms, "
-        f"max {result['frame_max_ms']:.1f} ms; max interval between stream updates "
-        f"{result['update_max_ms']:.1f} ms (pacer interval at the end of a reply: "
+        f"frames while streaming: {result['fps']:.1f}/s, interval median {result['frame_median_ms']:.1f} ms, "
+        f"p95 {result['frame_p95_ms']:.1f} ms, max {result['frame_max_ms']:.1f} ms; max interval between "
+        f"stream updates {result['update_max_ms']:.1f} ms; UI CPU per redraw "
+        f"{result['ui_cpu_per_redraw_ms']:.1f} ms (pacer interval at the end of a reply: "
         f"{result['pacer_interval_ms']:.0f} ms)"
     )
     print(
@@ -197,13 +220,17 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--mode", choices=("chat", "raw", "both"), default="both")
+    parser.add_argument("--hz", type=float, help="redraw this many times a second (default: paced)")
+    parser.add_argument("--threads", type=int, help="engine threads (default: the physical cores)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="edgeapp-tui-overhead-") as root:
         for name in ("CONFIG", "DATA", "CACHE"):
             os.environ[f"EDGEAPP_{name}_DIR"] = str(Path(root) / name.lower())
         modes = ("chat", "raw") if args.mode == "both" else (args.mode,)
-        results = [asyncio.run(measure(mode, args.reps, args.max_tokens)) for mode in modes]
+        results = [
+            asyncio.run(measure(mode, args.reps, args.max_tokens, args.hz, args.threads)) for mode in modes
+        ]
     if args.json:
         print(json.dumps(results, indent=2))
     else:

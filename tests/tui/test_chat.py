@@ -6,6 +6,7 @@ import os
 import signal
 
 import pytest
+from textual.widgets.markdown import MarkdownBlock
 
 from edgeapp.settings import Settings
 from edgeapp.transcripts import list_transcripts, load_transcript
@@ -57,6 +58,9 @@ async def test_select_then_chat_streams_a_reply_with_its_speed():
         assert reply.stats is not None and reply.stats.gen_tps > 0
         views = screen.query_one(MessageLog).messages
         assert [v.role for v in views] == ["user", "assistant"] and views[-1].text == reply.content
+        body = views[-1].body
+        await wait_until(pilot, lambda: not body.streaming, "the reply to be rendered as Markdown")
+        assert body.tail_text == "" and body.query(MarkdownBlock)
         assert "tok/s" in str(views[-1].query_one(".message-note").render())
         panel = screen.query_one(StatsPanel)
         assert panel.view.final and panel.view.gen_tps == reply.stats.gen_tps

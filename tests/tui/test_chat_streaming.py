@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from edgeapp.tui.live_reply import RATE_WINDOW_S, LiveReply
-from edgeapp.tui.refresh_pacer import MAX_INTERVAL_S, MIN_INTERVAL_S, RefreshPacer
+from edgeapp.tui.refresh_pacer import CHEAP_REDRAW_S, FLOOR_HZ, MAX_INTERVAL_S, MIN_INTERVAL_S, RefreshPacer
 
 
 def test_live_reply_hands_out_each_text_once_with_figures():
@@ -56,23 +56,51 @@ class FakeClock:
         return self.now
 
 
+def redraw(pacer: RefreshPacer, clock: FakeClock, cost_s: float, times: int) -> list[float]:
+    """Let `times` redraws of `cost_s` CPU seconds each happen; return the delays the pacer gave."""
+    delays = []
+    for _ in range(times):
+        clock.now += cost_s
+        delays.append(pacer.next_interval())
+    return delays
+
+
 def test_pacer_redraws_often_when_redrawing_is_cheap_and_rarely_when_it_is_not():
     clock = FakeClock()
     pacer = RefreshPacer(budget=0.02, cpus=16, clock=clock)  # 0.32 CPU-s per second to spend
     pacer.start()
-    for _ in range(20):
-        clock.now += 0.002  # 2 ms per redraw: a fast machine
-        interval = pacer.next_interval()
-    assert interval == MIN_INTERVAL_S
+    assert set(redraw(pacer, clock, 0.002, 20)) == {MIN_INTERVAL_S}  # 2 ms per redraw: a fast machine
 
     clock = FakeClock()
     pacer = RefreshPacer(budget=0.02, cpus=2, clock=clock)  # 0.04 CPU-s per second
     pacer.start()
-    for _ in range(30):
-        clock.now += 0.012  # 12 ms per redraw on a small machine
-        interval = pacer.next_interval()
-    assert interval == pytest.approx(0.012 / 0.04, rel=0.01)  # 3.3 redraws a second fit the budget
-    for _ in range(30):
-        clock.now += 0.2  # a redraw that costs more than the whole budget
-        interval = pacer.next_interval()
-    assert interval == MAX_INTERVAL_S
+    redraw(pacer, clock, 0.012, 30)  # 12 ms per redraw on a small machine
+    assert pacer.interval_s == pytest.approx(0.012 / 0.04)  # 3.3 redraws a second fit the budget
+    delays = redraw(pacer, clock, 0.2, 40)  # a redraw that costs more than the whole budget
+    assert pacer.interval_s == MAX_INTERVAL_S
+    # One redraw a second, but two of every six soon after the one before, to measure a redraw again.
+    assert delays[-12:].count(MIN_INTERVAL_S) == 4 and delays[-12:].count(MAX_INTERVAL_S) == 8
+
+
+def test_pacer_keeps_twenty_redraws_a_second_while_each_is_cheap_whatever_the_budget():
+    clock = FakeClock()
+    pacer = RefreshPacer(budget=0.02, cpus=1, clock=clock)  # 20 ms of CPU a second to spend
+    pacer.start()
+    # Cheap: the budget alone would allow about 8 redraws a second.
+    delays = redraw(pacer, clock, CHEAP_REDRAW_S * 0.8, 30)
+    assert delays[:2] == [MIN_INTERVAL_S] * 2  # quick ones until the first is measured
+    assert set(delays[2:]) == {1 / FLOOR_HZ}
+    redraw(pacer, clock, 0.004, 30)  # no longer cheap: back to the budget, 5 redraws a second
+    assert pacer.interval_s == pytest.approx(0.004 / 0.02)
+
+
+def test_pacer_budgets_the_cost_of_one_more_redraw_not_the_layout_work_the_text_brings():
+    clock = FakeClock()
+    pacer = RefreshPacer(budget=0.02, cpus=2, clock=clock)  # 40 ms of CPU a second to spend
+    pacer.start()
+    for index in range(40):
+        # Every third redraw also lays out a new paragraph (50 ms): that happens however often
+        # the screen is redrawn, so it must not slow the redraws down.
+        redraw(pacer, clock, 0.05 if index % 3 == 2 else 0.004, 1)
+    assert pacer.interval_s == pytest.approx(0.004 / 0.04)
+    assert pacer.redraw_cpu_s == pytest.approx(0.004)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from textual.containers import VerticalScroll
-
+from edgeapp.tui.widgets.chat.follow_scroll import FollowScroll
 from edgeapp.tui.widgets.chat.message_view import MessageView
 
 
-class MessageLog(VerticalScroll):
+class MessageLog(FollowScroll):
     """Holds MessageViews; new ones are mounted at the end and kept in view."""
 
     DEFAULT_CSS = """
@@ -15,17 +14,10 @@ class MessageLog(VerticalScroll):
     MessageLog > .chat-empty { color: $text-muted; margin: 1 2; }
     """
 
-    def follow(self) -> None:
-        """Stick to the bottom once the messages overflow the view (Textual's anchor would
-        otherwise push a short conversation to the bottom of the screen)."""
-        if not self.is_anchored and self.virtual_size.height > self.container_size.height:
-            self.anchor()
-
     def add(self, role: str, text: str = "", *, label: str | None = None, note: str = "") -> MessageView:
         """Mount a message at the end and return it."""
         view = MessageView(role, text, label=label, note=note)
         self.mount(view)
-        self.call_after_refresh(self.follow)
         return view
 
     def clear(self) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from edgeapp.tui.widgets.stats.stats_view import StatsView, fmt_bytes, fmt_seconds, fmt_tps, fmt_vram
+
+REDRAW_INTERVAL_S = 0.2  # figures nobody can read faster than this: 5 redraws a second at most
 
 
 def compact_line(view: StatsView) -> Text:
@@ -32,7 +36,8 @@ def compact_line(view: StatsView) -> Text:
 
 
 class CompactStats(Vertical):
-    """A stats line and a sparkline; `show(view)` redraws only on change."""
+    """A stats line and a sparkline; `show(view)` as often as you like: it redraws at most 5 times
+    a second (a final view at once), and only the parts that changed, without a layout pass."""
 
     DEFAULT_CSS = """
     CompactStats { height: 2; }
@@ -43,15 +48,33 @@ class CompactStats(Vertical):
     def __init__(self, view: StatsView | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = view or StatsView()
+        self._drawn = self.view
+        self._drawn_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static(compact_line(self.view), classes="compact-line")
         yield Sparkline(list(self.view.rates))
 
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_INTERVAL_S, self._redraw_stale)
+
     def show(self, view: StatsView) -> None:
-        """Display `view`."""
-        if view == self.view:
-            return
+        """Display `view` (at once when it is final, else within REDRAW_INTERVAL_S)."""
         self.view = view
-        self.query_one(".compact-line", Static).update(compact_line(view), layout=False)
-        self.query_one(Sparkline).data = list(view.rates)
+        if view.final or time.monotonic() - self._drawn_at >= REDRAW_INTERVAL_S:
+            self._draw()
+
+    def _redraw_stale(self) -> None:
+        # Views that keep coming are drawn by `show`, in the frame that redraws the answer anyway.
+        if self.view != self._drawn and time.monotonic() - self._drawn_at >= 2 * REDRAW_INTERVAL_S:
+            self._draw()
+
+    def _draw(self) -> None:
+        view, drawn = self.view, self._drawn
+        self._drawn, self._drawn_at = view, time.monotonic()
+        if not self.is_mounted:
+            return  # composed from self.view
+        if compact_line(view) != compact_line(drawn):
+            self.query_one(".compact-line", Static).update(compact_line(view), layout=False)
+        if view.rates != drawn.rates:
+            self.query_one(Sparkline).data = list(view.rates)

@@ -86,7 +86,9 @@ class StatsPanel(Vertical):
             self._pending = True
 
     def _redraw_pending(self) -> None:
-        if self._pending:
+        # While views keep coming (a reply streaming), `show` draws them in the frame that redraws
+        # the reply anyway; a draw from this timer would be a frame of its own.
+        if self._pending and time.monotonic() - self._drawn_at >= 2 * REDRAW_INTERVAL_S:
             self._draw(self.view)
 
     def _draw(self, view: StatsView) -> None:

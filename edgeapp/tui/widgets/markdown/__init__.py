@@ -1,0 +1,1 @@
+"""Widgets that render Markdown, including Markdown that is still streaming in."""
