@@ -5,6 +5,9 @@ For each bundled quant and context size: start a fresh engine, load, evaluate a 
 generate 64 tokens, and take the peak RSS (the engine's own getrusage high-water mark and the
 parent's 50 ms samples, whichever is higher); on a GPU also NVML's per-process VRAM. Prints one
 row per case with the estimate (header + formula, and header + llama.cpp dry run) and the error.
+Each estimate is made before its case is measured: on a GPU, a generation records the VRAM the
+process holds beyond llama.cpp's buffers (CUDA context, cuBLAS workspace), which the estimator
+adds, so a row is predicted from what the rows before it measured (the first from the default).
 
     python benchmarks/memory_estimate.py [--quants Q2_K,Q4_K_M,Q8_0,F16] [--ctx 512,2048,8192]
                                          [--gpu-layers 0|all|N] [--json]
@@ -70,9 +73,11 @@ def main() -> int:
     for quant in args.quants.split(","):
         model = materialize(resolve(f"default:{quant}"))
         for n_ctx in (int(c) for c in args.ctx.split(",")):
-            rss, vram, offloaded = measure(str(model.path), n_ctx, gpu_layers)
+            # Estimated before the measurement: on a GPU the measurement records the VRAM beyond
+            # llama.cpp's buffers, so each row predicts from the previous row's calibration.
             exact = dry_run_estimate(model, n_ctx, gpu_layers)
             formula = _formula_only(model, n_ctx, gpu_layers, gpu)
+            rss, vram, offloaded = measure(str(model.path), n_ctx, gpu_layers)
             row = {
                 "quant": quant, "n_ctx": n_ctx, "gpu_layers": offloaded, "measured_rss_bytes": rss,
                 "formula_ram_bytes": formula.ram_bytes, "formula_err_pct": 100 * (formula.ram_bytes / rss - 1),

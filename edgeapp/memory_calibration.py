@@ -2,7 +2,8 @@
 
 - the engine process's own RSS before any model (interpreter + llama.cpp), recorded by every
   engine start (`record_engine_baseline`);
-- the CUDA context a GPU process carries before any weights, recorded after a GPU load;
+- the VRAM a GPU process holds beyond llama.cpp's buffers (CUDA context, cuBLAS workspace),
+  recorded by the engine client after a generation on the GPU (`record_gpu_context`);
 - llama.cpp dry runs (no_alloc) per file and settings: the compute buffers it would reserve;
 - which tensor types llama.cpp repacks on this CPU (ggml-cpu/repack.cpp's rules).
 Defaults, used until a measurement exists, are the figures measured on our reference machines.
@@ -21,8 +22,10 @@ DEFAULT_ENGINE_BASELINE_BYTES = 48 * 1024 * 1024
 # (49,152 tokens): 25.7 MB beyond the baseline, weights, repacks, KV and compute.
 RUNTIME_OVERHEAD_FIXED_BYTES = int(12.5 * 1024 * 1024)
 RUNTIME_OVERHEAD_PER_TOKEN_BYTES = 256
-# CUDA context + cuBLAS workspace per process before weights (facts.md: 500-700 MiB on an H100).
-DEFAULT_GPU_CONTEXT_BYTES = 600 * 1024 * 1024
+# VRAM a CUDA process holds beyond llama.cpp's buffers (CUDA context, cuBLAS workspace): 692 MiB
+# measured on an H100 80GB, driver 580.159.04 (docs/benchmarks.md); replaced by this machine's
+# own figure after its first generation on the GPU.
+DEFAULT_GPU_CONTEXT_BYTES = 692 * 1024 * 1024
 
 
 def _calibration_file() -> Any:
@@ -71,7 +74,7 @@ def gpu_context_bytes() -> int:
 def record_gpu_context(vram_bytes: int) -> None:
     """Remember the VRAM a GPU engine process uses beyond its ggml buffers."""
     if vram_bytes > 0:
-        _store("gpu_context_bytes", int(vram_bytes))
+        _store("gpu_context_bytes", (int(vram_bytes) >> 20) << 20)  # whole MiB: jitter does not rewrite
 
 
 @functools.lru_cache(maxsize=1)

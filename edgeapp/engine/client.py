@@ -188,11 +188,33 @@ class EngineClient:
                 event = self._receive(None, "generating")
                 if isinstance(event, Failed):
                     raise self._failed(event)
+                if isinstance(event, Finished):
+                    self._calibrate_gpu_context()
                 yield event
                 if isinstance(event, Finished):
                     return
         finally:
             self._busy = False
+
+    def _calibrate_gpu_context(self) -> None:
+        """Take a full sample (VRAM included) and record what the GPU holds beyond llama.cpp's
+        buffers (CUDA context, cuBLAS workspace).
+
+        Measured after a generation, when every lazy allocation has happened: the estimator
+        adds it to the buffers of the next estimate on this machine.
+        """
+        if self.monitor is None:
+            return
+        sample = self.monitor.sample()  # the thread reads VRAM only twice a second
+        loaded = self.loaded
+        if loaded is None or loaded.gpu_layers <= 0 or loaded.device_buffer_bytes <= 0:
+            return
+        if sample is None or not sample.vram_bytes or sample.vram_bytes <= loaded.device_buffer_bytes:
+            return
+        from edgeapp.memory_calibration import record_gpu_context
+
+        with contextlib.suppress(OSError):
+            record_gpu_context(sample.vram_bytes - loaded.device_buffer_bytes)
 
     def cancel(self) -> None:
         """Stop the current generation or scoring soon (safe from any thread)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
 import time
 
 import llama_cpp as L
@@ -36,11 +35,6 @@ def quantize(request: Quantize) -> Quantized:
     return Quantized(request.dst, os.path.getsize(request.dst), time.perf_counter() - started)
 
 
-# llama.cpp prints its buffer sizes as "<who>: <BUFFER TYPE> <kind> buffer size = <n> MiB".
-_BUFFER_LINE = re.compile(r"(\w+)\s*:\s+(\S+)\s+(model|KV|compute|output)\s+buffer size\s*=\s*([\d.]+) MiB")
-_HOST_BUFFERS = ("CPU", "CPU_Mapped", "CPU_REPACK", "CPU_AARCH64")
-
-
 def dry_run(request: DryRun) -> MemoryBreakdown:
     """Return what loading request.path would allocate, from llama.cpp's no_alloc mode.
 
@@ -69,7 +63,7 @@ def dry_run(request: DryRun) -> MemoryBreakdown:
             L.llama_free(ctx)
         finally:
             L.llama_model_free(model)
-    sizes = _buffer_sizes("".join(lines))
+    sizes = logs.buffer_sizes(lines)
     gpu_layers = n_layers if request.gpu_layers < 0 else min(request.gpu_layers, n_layers)
     if not L.llama_supports_gpu_offload():
         gpu_layers = 0
@@ -88,15 +82,3 @@ def dry_run(request: DryRun) -> MemoryBreakdown:
         output_bytes=sizes["host output"] + sizes["device output"],
         seconds=time.perf_counter() - started,
     )
-
-
-def _buffer_sizes(log: str) -> dict[str, int]:
-    sizes = {
-        f"{where} {kind}": 0 for where in ("host", "device") for kind in ("model", "KV", "compute", "output")
-    }
-    for match in _BUFFER_LINE.finditer(log):
-        buffer_type, kind, mib = match.group(2), match.group(3), float(match.group(4))
-        # CUDA_Host / Metal host buffers live in RAM too.
-        host = buffer_type in _HOST_BUFFERS or buffer_type.endswith("_Host")
-        sizes[f"{'host' if host else 'device'} {kind}"] += int(mib * 1024 * 1024)
-    return sizes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import re
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -47,3 +48,21 @@ def capture(sink: list[str]) -> Iterator[None]:
         yield
     finally:
         _listeners.remove(sink)
+
+
+# llama.cpp prints its buffer sizes as "<who>: <BUFFER TYPE> <kind> buffer size = <n> MiB".
+_BUFFER_LINE = re.compile(r"(\w+)\s*:\s+(\S+)\s+(model|KV|compute|output)\s+buffer size\s*=\s*([\d.]+) MiB")
+_HOST_BUFFERS = ("CPU", "CPU_Mapped", "CPU_REPACK", "CPU_AARCH64")
+
+
+def buffer_sizes(lines: list[str]) -> dict[str, int]:
+    """Return the bytes of each "host|device model|KV|compute|output" buffer a load logged."""
+    sizes = {
+        f"{where} {kind}": 0 for where in ("host", "device") for kind in ("model", "KV", "compute", "output")
+    }
+    for match in _BUFFER_LINE.finditer("".join(lines)):
+        buffer_type, kind, mib = match.group(2), match.group(3), float(match.group(4))
+        # CUDA_Host / Metal host buffers live in RAM too.
+        host = buffer_type in _HOST_BUFFERS or buffer_type.endswith("_Host")
+        sizes[f"{'host' if host else 'device'} {kind}"] += int(mib * 1024 * 1024)
+    return sizes

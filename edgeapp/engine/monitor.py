@@ -3,6 +3,12 @@
 psutil reads /proc for RSS and CPU; NVML gives per-process VRAM when there is an NVIDIA driver.
 A background thread samples every `interval_s`; the engine itself also reports its exact RSS
 high-water mark (getrusage), which catches peaks shorter than the sampling interval.
+
+VRAM is read at most every VRAM_INTERVAL_S by the thread (and on every explicit `sample()`):
+an NVML process query takes the driver's locks, and 20 of them a second cost a small model on
+an H100 4.7 % of its decode speed (benchmarks/gpu_decode_probe.py, docs/benchmarks.md). GPU
+memory is allocated at load and at the first generation, so a slower reading misses no peak
+that a final `sample()` does not catch.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ class ResourceMonitor:
     """Track current and peak RSS/VRAM and CPU % of process `pid` in a daemon thread."""
 
     IDLE_INTERVAL_S = 1.0  # between requests nothing changes fast; don't spend the parent's CPU
+    VRAM_INTERVAL_S = 0.5
 
     def __init__(self, pid: int, interval_s: float = 0.05) -> None:
         import psutil
@@ -36,6 +43,7 @@ class ResourceMonitor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._vram = self._open_vram_reader()
+        self._vram_read_at: float | None = None
         self.latest: ResourceSample | None = None
         self.peak_rss_bytes = 0
         self.peak_vram_bytes: int | None = None
@@ -54,8 +62,11 @@ class ResourceMonitor:
         except Exception:  # no NVML, no driver, no GPU: VRAM stays None
             return None
 
-    def sample(self) -> ResourceSample | None:
-        """Take one sample now (also used by the thread); None once the process is gone."""
+    def sample(self, *, vram: bool = True) -> ResourceSample | None:
+        """Take one sample now (also used by the thread); None once the process is gone.
+
+        With `vram` False the previous VRAM reading is carried over instead of asking NVML.
+        """
         import psutil
 
         try:
@@ -63,18 +74,20 @@ class ResourceMonitor:
             cpu = self._process.cpu_percent(None)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             return None
-        vram = None
-        if self._vram is not None:
+        now = time.perf_counter()
+        vram_bytes = self.latest.vram_bytes if self.latest is not None else None
+        if self._vram is not None and (vram or self._vram_read_at is None):
+            self._vram_read_at = now
             try:
-                vram = self._vram.used_bytes(self.pid)
+                vram_bytes = self._vram.used_bytes(self.pid)
             except Exception:
-                vram = None
-        sample = ResourceSample(time.perf_counter(), rss, vram, cpu)
+                vram_bytes = None
+        sample = ResourceSample(now, rss, vram_bytes, cpu)
         with self._lock:
             self.latest = sample
             self.peak_rss_bytes = max(self.peak_rss_bytes, rss)
-            if vram is not None:
-                self.peak_vram_bytes = max(self.peak_vram_bytes or 0, vram)
+            if vram_bytes is not None:
+                self.peak_vram_bytes = max(self.peak_vram_bytes or 0, vram_bytes)
         return sample
 
     def reset_peaks(self) -> None:
@@ -85,7 +98,8 @@ class ResourceMonitor:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s if self.active else self.IDLE_INTERVAL_S):
-            if self.sample() is None:
+            due = self._vram_read_at is None or time.perf_counter() - self._vram_read_at >= self.VRAM_INTERVAL_S
+            if self.sample(vram=due) is None:
                 return
 
     def stop(self) -> None:

@@ -137,6 +137,7 @@ class Loaded:
     description: str
     has_chat_template: bool
     max_rss_bytes: int  # the process's high-water mark after the load
+    device_buffer_bytes: int = 0  # what llama.cpp logged it put in GPU buffers (weights, KV, compute)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import llama_cpp as L
 
+from edgeapp.engine import logs
 from edgeapp.engine.protocol import ChatMessage, Loaded, LoadModel
 
 ALL_LAYERS = 0x7FFFFFFF  # llama.cpp clamps this to the model's layer count
@@ -110,7 +111,9 @@ class Session:
         model_params = L.llama_model_default_params()
         model_params.n_gpu_layers = ALL_LAYERS if request.gpu_layers < 0 else request.gpu_layers
         model_params.load_mode = L.LLAMA_LOAD_MODE_MMAP if request.use_mmap else L.LLAMA_LOAD_MODE_NONE
-        model = L.llama_model_load_from_file(request.path.encode(), model_params)
+        log: list[str] = []  # its buffer sizes: what the GPU holds beyond the CUDA context
+        with logs.capture(log):
+            model = L.llama_model_load_from_file(request.path.encode(), model_params)
         if not model:
             raise RuntimeError("llama.cpp could not load the model (see the engine log for why)")
         threads = request.threads or physical_cores()
@@ -124,7 +127,8 @@ class Session:
             ctx_params.flash_attn_type = (
                 L.LLAMA_FLASH_ATTN_TYPE_ENABLED if request.flash_attn else L.LLAMA_FLASH_ATTN_TYPE_DISABLED
             )
-        ctx = L.llama_init_from_model(model, ctx_params)
+        with logs.capture(log):
+            ctx = L.llama_init_from_model(model, ctx_params)
         if not ctx:
             L.llama_model_free(model)
             raise RuntimeError(
@@ -140,9 +144,11 @@ class Session:
             n_batch=ctx_params.n_batch,
             threads=threads,
         )
-        return session, session._loaded_event(time.perf_counter() - started)
+        sizes = logs.buffer_sizes(log)
+        device_bytes = sum(v for k, v in sizes.items() if k.startswith("device "))
+        return session, session._loaded_event(time.perf_counter() - started, device_bytes)
 
-    def _loaded_event(self, load_s: float) -> Loaded:
+    def _loaded_event(self, load_s: float, device_buffer_bytes: int = 0) -> Loaded:
         n_layers = L.llama_model_n_layer(self.model)
         requested = self.request.gpu_layers
         gpu_layers = 0
@@ -163,6 +169,7 @@ class Session:
             description=desc.value.decode("utf-8", "replace"),
             has_chat_template=self.chat_template() is not None,
             max_rss_bytes=max_rss_bytes(),
+            device_buffer_bytes=device_buffer_bytes,
         )
 
     def close(self) -> None:
