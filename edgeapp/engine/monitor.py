@@ -5,10 +5,10 @@ A background thread samples every `interval_s`; the engine itself also reports i
 high-water mark (getrusage), which catches peaks shorter than the sampling interval.
 
 VRAM is read at most every VRAM_INTERVAL_S by the thread (and on every explicit `sample()`):
-an NVML process query takes the driver's locks, and 20 of them a second cost a small model on
-an H100 4.7 % of its decode speed (benchmarks/gpu_decode_probe.py, docs/benchmarks.md). GPU
-memory is allocated at load and at the first generation, so a slower reading misses no peak
-that a final `sample()` does not catch.
+an NVML process query takes the driver's locks, and GPU memory is allocated at load and at the
+first generation, so a slower reading misses no peak that a final `sample()` does not catch.
+(On an H100 a first probe suggested 20 queries a second cost decode 4.7 %; a second run of
+benchmarks/gpu_decode_probe.py found no difference: docs/benchmarks.md.)
 """
 
 from __future__ import annotations
