@@ -191,3 +191,11 @@ def test_help_is_fast_enough_to_feel_instant() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
     time.sleep(0)
+
+
+def test_gpu_layers_are_described_as_llama_cpp_counts_them() -> None:
+    from edgeapp.cli.output import describe_gpu_layers
+
+    assert describe_gpu_layers(31, 30) == "all 30 layers and the output layer on the GPU"
+    assert describe_gpu_layers(15, 30) == "15 of 30 layers on the GPU"
+    assert describe_gpu_layers(0, 30) == "0 of 30 layers on the GPU"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgeapp.cli.output import add_json_flag, emit_json, format_bytes, format_table
+from edgeapp.cli.output import add_json_flag, describe_gpu_layers, emit_json, format_bytes, format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,7 +91,7 @@ def render(estimate, label: str) -> str:  # type: ignore[no-untyped-def]
         right=(1, 2),
     )
     head = (
-        f"{label} ({e.quant or '?'}) at {e.n_ctx} tokens, {e.gpu_layers} of {e.n_layers} layers on the GPU "
+        f"{label} ({e.quant or '?'}) at {e.n_ctx} tokens, {describe_gpu_layers(e.gpu_layers, e.n_layers)} "
         f"— {kinds[e.source]}\ncompute buffer reserved by llama.cpp: {format_bytes(e.compute_bytes)}"
     )
     return f"{head}\n\n{table}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgeapp.cli.output import add_json_flag, emit_json, format_bytes, format_table
+from edgeapp.cli.output import add_json_flag, describe_gpu_layers, emit_json, format_bytes, format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -102,6 +102,8 @@ def render(pick) -> str:  # type: ignore[no-untyped-def]
     ]
     table = format_table(["quant", "verdict", "RAM", "VRAM", "local", "estimate"], rows, right=(2, 3))
     head = f"{pick.model}: {pick.quant or 'nothing fits'}" + (
-        f" with {pick.gpu_layers} GPU layers" if pick.gpu_layers else ""
+        f", {describe_gpu_layers(pick.gpu_layers, pick.estimate.n_layers)}"
+        if pick.gpu_layers and pick.estimate
+        else ""
     )
     return f"{head}\n{pick.reason}\n\n{table}"

@@ -43,6 +43,13 @@ def format_bytes(n: int | float | None) -> str:
     return f"{value:.0f} TiB"
 
 
+def describe_gpu_layers(gpu_layers: int, n_layers: int) -> str:
+    """Say where the layers run: llama.cpp counts the output layer as one more (n_layers + 1 = all)."""
+    if gpu_layers > n_layers:
+        return f"all {n_layers} layers and the output layer on the GPU"
+    return f"{gpu_layers} of {n_layers} layers on the GPU"
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
     """Return rows as an aligned plain-text table; columns listed in `right` are right-aligned."""
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
