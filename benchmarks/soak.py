@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def render(report: dict[str, Any]) -> str:
-    """Return the report as the lines pasted into docs/benchmarks_reliability.md."""
+    """Return the report as the lines pasted into docs/benchmarks.md."""
     mib = 2**20
     g, c, r = report["generations"], report["load_cycles"], report["engine_restarts"]
     first, last = c["engine_rss_after_first_unload_bytes"], c["engine_rss_after_last_unload_bytes"]
