@@ -8,6 +8,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from edgeapp.units import format_bytes
+
+__all__ = ["format_bytes"]  # re-exported: the commands format sizes through this module
+
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """Give a command the `--json` flag every command takes."""
@@ -27,20 +31,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return str(value)
-
-
-def format_bytes(n: int | float | None) -> str:
-    """Return a size in binary units with three significant figures (`1.23 GiB`)."""
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            if unit == "B":
-                return f"{int(value)} B"
-            return f"{value:.3g} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
-        value /= 1024
-    return f"{value:.0f} TiB"
 
 
 def describe_gpu_layers(gpu_layers: int, n_layers: int) -> str:

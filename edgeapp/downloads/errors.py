@@ -16,7 +16,7 @@ from edgeapp.errors import (
 
 
 def _size(n: int | None) -> str:
-    from edgeapp.cli.output import format_bytes
+    from edgeapp.units import format_bytes
 
     return format_bytes(n)
 

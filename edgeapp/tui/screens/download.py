@@ -15,13 +15,13 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Label, Select, Static
 
-from edgeapp.cli.output import format_bytes
 from edgeapp.tui.state import AppState, state_of
 from edgeapp.tui.widgets.app_footer import AppFooter
 from edgeapp.tui.widgets.app_header import AppHeader
 from edgeapp.tui.widgets.cached_files import CachedFilesTable
 from edgeapp.tui.widgets.download_facts import describe_error, header_fit
 from edgeapp.tui.widgets.download_progress import DownloadProgressView, format_duration
+from edgeapp.units import format_bytes
 
 if TYPE_CHECKING:
     from edgeapp.catalog import CatalogModel

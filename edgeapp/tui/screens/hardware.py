@@ -14,12 +14,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from edgeapp.cli.output import format_bytes
 from edgeapp.errors import EdgeappError
 from edgeapp.tui.state import state_of
 from edgeapp.tui.widgets.app_footer import AppFooter
 from edgeapp.tui.widgets.app_header import AppHeader, model_label
 from edgeapp.tui.widgets.usage_bar import UsageBar
+from edgeapp.units import format_bytes
 
 if TYPE_CHECKING:
     from edgeapp.backend_info import BackendInfo

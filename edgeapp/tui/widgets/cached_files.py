@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widgets import DataTable
 
-from edgeapp.cli.output import format_bytes
+from edgeapp.units import format_bytes
 
 if TYPE_CHECKING:
     from edgeapp.downloads import CachedFile

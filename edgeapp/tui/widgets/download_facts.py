@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edgeapp.cli.output import format_bytes
 from edgeapp.errors import (
     ChecksumMismatch,
     CorruptModelFile,
@@ -15,6 +14,7 @@ from edgeapp.errors import (
     NotEnoughDiskSpace,
     OfflineError,
 )
+from edgeapp.units import format_bytes
 
 if TYPE_CHECKING:
     from edgeapp.estimate import MemoryEstimate

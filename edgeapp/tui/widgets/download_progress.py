@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from edgeapp.cli.output import format_bytes
+from edgeapp.units import format_bytes
 
 if TYPE_CHECKING:
     from edgeapp.downloads import DownloadProgress

@@ -19,10 +19,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from edgeapp.cli.output import format_bytes
 from edgeapp.errors import EdgeappError
 from edgeapp.tui.state import state_of
 from edgeapp.tui.widgets.model_rows import ModelRow, QuantCell
+from edgeapp.units import format_bytes
 
 if TYPE_CHECKING:
     from edgeapp.estimate import MemoryEstimate

@@ -7,7 +7,7 @@ from textual.color import Color
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from edgeapp.cli.output import format_bytes
+from edgeapp.units import format_bytes
 
 
 def bar_text(used_bytes: int, total_bytes: int, width: int, *, style: str, empty_style: str) -> Text:
